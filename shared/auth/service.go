@@ -428,7 +428,7 @@ func Record(ctx context.Context, r audit.Recorder, origin audit.Origin, e audit.
 	if err := r.Record(ctx, origin.Apply(e)); err != nil {
 		return &apperr.Error{Kind: apperr.Unavailable, Code: "audit_unavailable",
 			Message: "The request could not be recorded, so it was not carried out. Try again later.",
-			Err: err}
+			Err:     err}
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ type auditItem struct {
 func AuditMonthKey(t time.Time) string { return "M#" + t.UTC().Format("2006-01") }
 
 // AuditActorKey and AuditActionKey are the index partition keys for the filtered reads.
-func AuditActorKey(id int64) string         { return fmt.Sprintf("ACTOR#%d", id) }
+func AuditActorKey(id int64) string        { return fmt.Sprintf("ACTOR#%d", id) }
 func AuditActionKey(a audit.Action) string { return "ACTION#" + string(a) }
 
 // Record appends e, filling in its id and time when they are empty. The write is conditional on

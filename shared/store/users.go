@@ -29,15 +29,15 @@ type Consent struct {
 
 // Profile holds the health and contact fields a user keeps about themself. It is PHI.
 type Profile struct {
-	Name    string `dynamodbav:"name,omitempty"`
-	DOB     string `dynamodbav:"dob,omitempty"`
-	State   string `dynamodbav:"state,omitempty"`
-	Country string `dynamodbav:"country,omitempty"`
-	Age     *int   `dynamodbav:"age,omitempty"`
+	Name    string   `dynamodbav:"name,omitempty"`
+	DOB     string   `dynamodbav:"dob,omitempty"`
+	State   string   `dynamodbav:"state,omitempty"`
+	Country string   `dynamodbav:"country,omitempty"`
+	Age     *int     `dynamodbav:"age,omitempty"`
 	Weight  *float64 `dynamodbav:"weight,omitempty"`
 	Height  *float64 `dynamodbav:"height,omitempty"`
-	Address string `dynamodbav:"address,omitempty"`
-	Phone   string `dynamodbav:"phone,omitempty"`
+	Address string   `dynamodbav:"address,omitempty"`
+	Phone   string   `dynamodbav:"phone,omitempty"`
 }
 
 // User is an account.
@@ -103,9 +103,9 @@ func newUserItem(u User) userItem {
 // NextID returns a new user id from an atomic counter. Ids start at 1 and are never reused.
 func (s *Users) NextID(ctx context.Context) (int64, error) {
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.Table),
-		Key:              stringKey(counterPK, counterSK),
-		UpdateExpression: aws.String("ADD #v :one"),
+		TableName:                aws.String(s.Table),
+		Key:                      stringKey(counterPK, counterSK),
+		UpdateExpression:         aws.String("ADD #v :one"),
 		ExpressionAttributeNames: map[string]string{"#v": "value"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one": &types.AttributeValueMemberN{Value: "1"},
