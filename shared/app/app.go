@@ -106,7 +106,8 @@ func New(cfg config.Config, clients Clients, log *slog.Logger, now func() time.T
 	}
 	deps := &handlers.Deps{
 		Config: cfg, Auth: svc, Users: users, Sessions: sessions, Audit: auditLog,
-		Mail: clients.Mail, Log: log, Now: now,
+		Assignments: &store.Assignments{DB: clients.DynamoDB, Table: cfg.Tables.Assignments},
+		Mail:        clients.Mail, Log: log, Now: now,
 	}
 	a := &App{
 		Config: cfg, Clients: clients, Deps: deps, Log: log,

@@ -17,15 +17,15 @@ type Action string
 
 // Actions recorded by the sign-in flow. Later features add their own.
 const (
-	Signup         Action = "signup"
-	Login          Action = "login"
-	AccountLocked  Action = "account_locked"
-	CodeSent       Action = "otp_sent"
-	CodeVerified   Action = "otp_verified"
-	CodeFailed     Action = "otp_failed"
-	CodeExpired    Action = "otp_expired"
-	Logout         Action = "logout"
-	SessionCreated Action = "session_created"
+	Signup        Action = "signup"
+	Login         Action = "login"
+	AccountLocked Action = "account_locked"
+	CodeSent      Action = "otp_sent"
+	CodeVerified  Action = "otp_verified"
+	CodeFailed    Action = "otp_failed"
+	CodeExpired   Action = "otp_expired"
+	Logout        Action = "logout"
+	AdminCreated  Action = "admin_created"
 )
 
 // Outcome is how an action ended.

@@ -20,14 +20,15 @@ import (
 
 // Deps is everything a handler may use, built once per process by package app.
 type Deps struct {
-	Config   config.Config
-	Auth     *auth.Service
-	Users    *store.Users
-	Sessions *store.Sessions
-	Audit    audit.Recorder
-	Mail     mail.Sender
-	Log      *slog.Logger
-	Now      func() time.Time
+	Config      config.Config
+	Auth        *auth.Service
+	Users       *store.Users
+	Sessions    *store.Sessions
+	Assignments *store.Assignments
+	Audit       audit.Recorder
+	Mail        mail.Sender
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // Registry maps each route's function name to its handler.

@@ -91,7 +91,8 @@ func TestVersityGWSendsWebhookEvents(t *testing.T) {
 	gateway := testenv.VersityGW(t, "http://"+listener.Addr().String()+"/events")
 	client := gateway.Client()
 	ctx := context.Background()
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("images")}); err != nil {
+	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("images")})
+	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = client.PutObject(ctx, &s3.PutObjectInput{
@@ -170,8 +171,9 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	panic(errStopped)
 }
 
-func runWithRecorder(t *testing.T, fn func(testing.TB)) *recorder {
-	r := &recorder{TB: t}
+// runWithRecorder calls fn with a recorder and returns the recorder once fn returns or stops.
+func runWithRecorder(t *testing.T, fn func(testing.TB)) (r *recorder) {
+	r = &recorder{TB: t}
 	defer func() {
 		if value := recover(); value != nil && value != errStopped {
 			panic(value)
