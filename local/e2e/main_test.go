@@ -39,4 +39,3 @@ func TestMain(m *testing.M) {
 	}()
 	os.Exit(code)
 }
-
