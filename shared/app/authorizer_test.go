@@ -114,7 +114,7 @@ func newTestApp(t *testing.T) (*App, *mail.Mailbox) {
 			"CLINICPIX_IMAGES_TABLE": tables.Images, "CLINICPIX_SHARES_TABLE": tables.Shares,
 			"CLINICPIX_IMAGES_BUCKET": "images", "CLINICPIX_IMAGES_KMS_KEY_ID": "alias/images",
 			"CLINICPIX_MAIL_MODE": "local", "CLINICPIX_MAIL_FROM": "no-reply@example.com",
-			"CLINICPIX_TOTP_KEY_MODE": "local",
+			"CLINICPIX_TOTP_KEY_MODE":  "local",
 			"CLINICPIX_TOTP_LOCAL_KEY": base64.StdEncoding.EncodeToString(key),
 			"CLINICPIX_CURSOR_KEY":     base64.StdEncoding.EncodeToString(key),
 		}[name]
