@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,4 +247,58 @@ func countAudit(t testing.TB, h *Harness, userID int64, action audit.Action) int
 		}
 	}
 	return n
+}
+
+// TestParallelGuessesAreCounted sends a burst of wrong passwords with the right one among them:
+// at most five of them may reach the password check, whatever order they land in.
+func TestParallelGuessesAreCounted(t *testing.T) {
+	h := API(t)
+	a := h.Signup(t, "patient")
+	const guesses = 12
+	var wg sync.WaitGroup
+	for i := 0; i < guesses; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			password := fmt.Sprintf("wrong password %d", i)
+			if i == guesses/2 {
+				password = a.Password
+			}
+			h.Do(t, Request{Method: "POST", Path: "/auth/login",
+				Body: map[string]string{"email": a.Email, "password": password}})
+		}(i)
+	}
+	wg.Wait()
+
+	entries, err := auditEntriesOf(h, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, refused := 0, 0
+	for _, e := range entries {
+		if e.Action != audit.Login {
+			continue
+		}
+		switch e.Outcome {
+		case audit.WrongPassword, audit.Success:
+			checked++
+		case audit.LockedOut:
+			refused++
+		}
+	}
+	if checked > 5 {
+		t.Errorf("passwords checked in the burst: got %d, want at most 5", checked)
+	}
+	if checked+refused != guesses {
+		t.Errorf("login audit entries: got %d checked + %d refused, want %d in all", checked, refused, guesses)
+	}
+}
+
+func TestWrongMethodIs405(t *testing.T) {
+	h := API(t)
+	resp := h.Expect(t, http.StatusMethodNotAllowed, Request{Method: "GET", Path: "/auth/login"})
+	if got := resp.Header.Get("Allow"); !strings.Contains(got, "POST") {
+		t.Errorf("Allow header: got %q, want it to list POST", got)
+	}
+	h.Expect(t, http.StatusNotFound, Request{Method: "GET", Path: "/no-such-route"})
 }

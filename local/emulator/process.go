@@ -148,8 +148,11 @@ func (p *Process) waitReady(ctx context.Context, probe func(context.Context) err
 		}
 		select {
 		case <-p.exited:
-			return &startError{name: p.name, reason: fmt.Sprintf("exited during start-up (%v)",
-				p.waitErr), output: p.OutputTail()}
+			reason := "exited during start-up with status 0"
+			if p.waitErr != nil {
+				reason = fmt.Sprintf("exited during start-up (%v)", p.waitErr)
+			}
+			return &startError{name: p.name, reason: reason, output: p.OutputTail()}
 		case <-ctx.Done():
 			return &startError{
 				name: p.name,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -28,6 +29,9 @@ func (r *Runner) routes() http.Handler {
 	mux.HandleFunc("GET /_local/mailbox", r.handleMailbox)
 	mux.HandleFunc("POST /_local/s3-events", r.handleS3Webhook)
 	mux.HandleFunc(routes.BasePath+"/", r.handleAPI)
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		r.writeError(w, req, apperr.New(apperr.NotFound, "no such route"), "")
+	})
 	return mux
 }
 
@@ -53,26 +57,30 @@ func (r *Runner) handleAPI(w http.ResponseWriter, req *http.Request) {
 	origin := req.Header.Get("Origin")
 	event, err := r.proxyEvent(req)
 	if err != nil {
-		writeProxy(w, cors.Error(err, origin, event.RequestContext.RequestID))
+		r.writeError(w, req, err, event.RequestContext.RequestID)
 		return
 	}
+	path := req.URL.EscapedPath()
 	if req.Method == http.MethodOptions {
-		if !routes.PathExists(req.URL.EscapedPath()) {
-			writeProxy(w, cors.Error(apperr.New(apperr.NotFound, "no such route"), origin, ""))
+		if len(routes.MethodsOf(path)) == 0 {
+			r.writeError(w, req, apperr.New(apperr.NotFound, "no such route"), "")
 			return
 		}
 		writeProxy(w, cors.Preflight(origin))
 		return
 	}
 
-	route, params, ok := routes.Match(req.Method, req.URL.EscapedPath())
+	route, params, ok := routes.Match(req.Method, path)
 	if !ok {
-		status := apperr.New(apperr.NotFound, "no such route")
-		if routes.PathExists(req.URL.EscapedPath()) {
-			status = &apperr.Error{Kind: apperr.Invalid, Code: "method_not_allowed",
-				Message: "method " + req.Method + " is not allowed on this path"}
+		if methods := routes.MethodsOf(path); len(methods) > 0 {
+			w.Header().Set("Allow", strings.Join(append(methods, http.MethodOptions), ", "))
+			r.writeError(w, req, apperr.Newf(apperr.MethodNotAllowed,
+				"this path accepts only %s", strings.Join(methods, ", ")),
+				event.RequestContext.RequestID)
+			return
 		}
-		writeProxy(w, cors.Error(status, origin, event.RequestContext.RequestID))
+		r.writeError(w, req, apperr.New(apperr.NotFound, "no such route"),
+			event.RequestContext.RequestID)
 		return
 	}
 	event.Resource = routes.BasePath + route.Path
@@ -84,8 +92,8 @@ func (r *Runner) handleAPI(w http.ResponseWriter, req *http.Request) {
 		if err != nil {
 			// API Gateway answers a failed authorizer itself; the CDK app gives that gateway
 			// response the same JSON body and CORS headers.
-			writeProxy(w, cors.Error(apperr.New(apperr.Unauthorized, "sign in first"), origin,
-				event.RequestContext.RequestID))
+			r.writeError(w, req, apperr.New(apperr.Unauthorized, "sign in first"),
+				event.RequestContext.RequestID)
 			return
 		}
 		event.RequestContext.Authorizer = authorized
@@ -93,14 +101,28 @@ func (r *Runner) handleAPI(w http.ResponseWriter, req *http.Request) {
 
 	h, err := r.handler(route.Function)
 	if err != nil {
-		writeProxy(w, cors.Error(err, origin, event.RequestContext.RequestID))
+		r.writeError(w, req, err, event.RequestContext.RequestID)
 		return
 	}
 	resp, err := h(req.Context(), event)
 	if err != nil {
-		writeProxy(w, cors.Error(err, origin, event.RequestContext.RequestID))
+		r.writeError(w, req, err, event.RequestContext.RequestID)
 		return
 	}
+	writeProxy(w, resp)
+}
+
+// writeError answers with the JSON error body API Gateway or a handler would send, and logs the
+// failures the runner itself produces, since no handler logged them. The log names the method
+// and status, never the path, which can carry a file name.
+func (r *Runner) writeError(w http.ResponseWriter, req *http.Request, err error, requestID string) {
+	resp := r.App.Adapter.CORS.Error(err, req.Header.Get("Origin"), requestID)
+	level := slog.LevelInfo
+	if resp.StatusCode >= 500 {
+		level = slog.LevelError
+	}
+	r.log.Log(req.Context(), level, "runner response", "requestId", requestID,
+		"method", req.Method, "status", resp.StatusCode, "error", err.Error())
 	writeProxy(w, resp)
 }
 

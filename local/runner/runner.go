@@ -116,6 +116,12 @@ func Start(ctx context.Context, opts Options) (_ *Runner, err error) {
 			return nil, err
 		}
 	}
+	if opts.DataDir != "" {
+		// DynamoDB Local runs in the jar's folder, so a relative -dbPath would point there.
+		if opts.DataDir, err = filepath.Abs(opts.DataDir); err != nil {
+			return nil, fmt.Errorf("data directory %q: %w", opts.DataDir, err)
+		}
+	}
 	dataDir := opts.DataDir
 	if dataDir == "" {
 		if r.tempDir, err = os.MkdirTemp("", "clinicpix-runner-"); err != nil {
@@ -212,6 +218,7 @@ func (r *Runner) config(opts Options, dataDir string) (config.Config, error) {
 		"CLINICPIX_MAIL_FROM":         "no-reply@clinicpix.local",
 		"CLINICPIX_TOTP_KEY_MODE":     "local",
 		"CLINICPIX_TOTP_LOCAL_KEY":    totpKey,
+		"CLINICPIX_CURSOR_KEY":        randomKey(),
 	}
 	// The stand-ins' endpoints are the runner's own; the environment may not point them away.
 	fixed := map[string]bool{"CLINICPIX_DYNAMODB_ENDPOINT": true, "CLINICPIX_S3_ENDPOINT": true,
@@ -308,7 +315,7 @@ func (r *Runner) seedAdmin(ctx context.Context, opts Options) error {
 			existing = true
 		}
 		if existing {
-			r.log.Info("first admin already exists", "userId", "seeded earlier")
+			r.log.Info("first admin already exists; keeping its password")
 			return nil
 		}
 		return fmt.Errorf("seed first admin: %w", err)

@@ -17,6 +17,7 @@ const (
 	Unauthorized
 	Forbidden
 	NotFound
+	MethodNotAllowed
 	Conflict
 	Locked
 	TooLarge

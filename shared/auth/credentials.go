@@ -54,6 +54,18 @@ func ValidateEmail(field, email string) (string, error) {
 	if at < 1 || !strings.Contains(email[at+1:], ".") {
 		return "", apperr.InvalidField(field, "must be a valid email address such as name@example.com")
 	}
+	// RFC 5321 limits: 64 bytes before the @, 63 per domain label.
+	if at > 64 {
+		return "", apperr.InvalidField(field, "must have at most 64 bytes before the @")
+	}
+	for _, label := range strings.Split(email[at+1:], ".") {
+		if label == "" || len(label) > 63 {
+			return "", apperr.InvalidField(field, "must have a domain of labels of 1 to 63 bytes")
+		}
+	}
+	if hasInvisible(email) {
+		return "", apperr.InvalidField(field, "must not contain control or invisible formatting characters")
+	}
 	return email, nil
 }
 
@@ -66,7 +78,8 @@ func ValidatePassword(field, password string) error {
 		return apperr.InvalidField(field, fmt.Sprintf(
 			"must be at most %d bytes (bcrypt's limit); it would otherwise be cut short", MaxPasswordBytes))
 	}
-	if !utf8.ValidString(password) {
+	// U+FFFD is what JSON decoding makes of invalid bytes, so two different inputs could meet.
+	if !utf8.ValidString(password) || strings.ContainsRune(password, utf8.RuneError) {
 		return apperr.InvalidField(field, "must be valid UTF-8 text")
 	}
 	return nil
@@ -81,12 +94,22 @@ func ValidateUsername(field, name string) (string, error) {
 	if utf8.RuneCountInString(name) > MaxUsernameChars {
 		return "", apperr.InvalidField(field, fmt.Sprintf("must be at most %d characters", MaxUsernameChars))
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return "", apperr.InvalidField(field, "must not contain control characters")
-		}
+	if hasInvisible(name) {
+		return "", apperr.InvalidField(field, "must not contain control or invisible formatting characters")
 	}
 	return name, nil
+}
+
+// hasInvisible reports control characters and Unicode format characters (category Cf, such as
+// zero-width spaces, soft hyphens and right-to-left overrides), which make two different strings
+// look the same.
+func hasInvisible(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // HashPassword hashes a validated password with bcrypt at cost.

@@ -51,8 +51,10 @@ type Service struct {
 	Settings Settings
 	Now      func() time.Time
 
-	dummyOnce sync.Once
-	dummyHash []byte
+	dummyOnce     sync.Once
+	dummyHash     []byte
+	dummyCodeOnce sync.Once
+	dummyCodeHash []byte
 }
 
 // The messages of failed sign-in steps. Each is the same whatever the cause, so a caller cannot
@@ -136,7 +138,13 @@ func (s *Service) Login(ctx context.Context, email, password string, origin audi
 	entry := audit.Entry{ActorID: u.ID, ActorRole: u.Role, Action: audit.Login,
 		TargetID: userTarget(u.ID)}
 
-	if u.LockedUntil.After(now) {
+	// The attempt is counted before the password is checked, so parallel guesses cannot all be
+	// checked before the first failure is recorded.
+	attempt, err := s.Users.ChargeLoginAttempt(ctx, u.ID, now, s.Settings.LoginFailureWindow)
+	if err != nil && !errors.Is(err, store.ErrLocked) {
+		return LoginResult{}, err
+	}
+	if errors.Is(err, store.ErrLocked) || attempt > s.Settings.LoginMaxFailures {
 		s.burnPasswordCheck(password)
 		entry.Outcome = audit.LockedOut
 		if err := s.record(ctx, origin, entry); err != nil {
@@ -146,29 +154,26 @@ func (s *Service) Login(ctx context.Context, email, password string, origin audi
 	}
 
 	if comparePassword([]byte(u.PasswordHash), []byte(password)) != nil {
-		locked, err := s.Users.RecordLoginFailure(ctx, u, now, s.Settings.LoginFailureWindow,
-			s.Settings.LoginMaxFailures, s.Settings.LockoutDuration)
-		if err != nil {
-			return LoginResult{}, err
-		}
 		entry.Outcome = audit.WrongPassword
 		if err := s.record(ctx, origin, entry); err != nil {
 			return LoginResult{}, err
 		}
-		if locked {
+		if attempt == s.Settings.LoginMaxFailures {
+			until := now.Add(s.Settings.LockoutDuration)
+			if err := s.Users.Lock(ctx, u.ID, until); err != nil {
+				return LoginResult{}, err
+			}
 			if err := s.record(ctx, origin, audit.Entry{ActorID: u.ID, ActorRole: u.Role,
 				Action: audit.AccountLocked, Outcome: audit.Success, TargetID: userTarget(u.ID),
-				Details: "until=" + now.Add(s.Settings.LockoutDuration).UTC().Format(time.RFC3339)}); err != nil {
+				Details: "until=" + until.UTC().Format(time.RFC3339)}); err != nil {
 				return LoginResult{}, err
 			}
 		}
 		return LoginResult{}, errLoginFailed
 	}
 
-	if u.FailedLogins > 0 {
-		if err := s.Users.ClearLoginFailures(ctx, u.ID); err != nil {
-			return LoginResult{}, err
-		}
+	if err := s.Users.ClearLoginFailures(ctx, u.ID); err != nil {
+		return LoginResult{}, err
 	}
 	if !u.Active {
 		entry.Outcome = audit.Inactive
@@ -240,6 +245,7 @@ func (s *Service) VerifyCode(ctx context.Context, email, code string, origin aud
 	now := s.Now()
 	u, err := s.Users.ByEmail(ctx, NormalizeEmail(email))
 	if errors.Is(err, store.ErrNotFound) {
+		s.burnCodeCheck(code)
 		if err := s.record(ctx, origin, audit.Entry{Action: audit.CodeFailed,
 			Outcome: audit.UnknownAccount}); err != nil {
 			return Verified{}, err
@@ -261,6 +267,7 @@ func (s *Service) VerifyCode(ctx context.Context, email, code string, origin aud
 
 	c, err := s.Sessions.GetChallenge(ctx, u.ID)
 	if errors.Is(err, store.ErrNotFound) {
+		s.burnCodeCheck(code)
 		return fail(audit.CodeFailed, audit.Failure, "reason=no_challenge")
 	}
 	if err != nil {
@@ -420,6 +427,15 @@ func (s *Service) burnPasswordCheck(password string) {
 		s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("clinicpix-timing-equalizer"), s.Settings.BcryptCost)
 	})
 	_ = comparePassword(s.dummyHash, []byte(password))
+}
+
+// burnCodeCheck spends the bcrypt work of an emailed-code check, so response time does not tell
+// whether an email has an account or a pending sign-in.
+func (s *Service) burnCodeCheck(code string) {
+	s.dummyCodeOnce.Do(func() {
+		s.dummyCodeHash, _ = bcrypt.GenerateFromPassword([]byte("000000"), codeHashCost)
+	})
+	_ = bcrypt.CompareHashAndPassword(s.dummyCodeHash, []byte(code))
 }
 
 // record writes an audit entry; a failure becomes a 503 so the request fails closed.

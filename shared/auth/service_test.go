@@ -56,7 +56,9 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db, tables := testenv.NewTables(t)
-	c := &clock{now: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
+	// The clock runs a year ahead of real time because DynamoDB Local deletes items whose TTL
+	// is past by the real clock, which would end sessions under a test's feet.
+	c := &clock{now: time.Now().UTC().AddDate(1, 0, 0).Truncate(time.Second)}
 	cipher, err := NewLocalCipher(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

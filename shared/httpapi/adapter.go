@@ -56,6 +56,9 @@ func (a *Adapter) Wrap(route routes.Route, h Handler) LambdaHandler {
 			out, err = h(ctx, req)
 			if err == nil {
 				resp = a.CORS.JSON(out.Status, origin, out.Body)
+				for name, value := range out.Headers {
+					resp.Headers[name] = value
+				}
 			}
 		}
 		if err != nil {

@@ -225,3 +225,24 @@ func TestRepeatedQueryParameterRejected(t *testing.T) {
 		t.Errorf("repeated parameter: got %v, want Invalid", err)
 	}
 }
+
+func TestDecodeRejectsCaseVariants(t *testing.T) {
+	cases := []struct {
+		name, body, field string
+	}{
+		{"same name in two cases", `{"email":"a@b.co","Email":"c@d.co"}`, "Email"},
+		{"upper-case name", `{"EMAIL":"a@b.co"}`, "EMAIL"},
+		{"invalid UTF-8", "{\"email\":\"\xff\xfe\"}", "body"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, body, _ := call(t, publicRoute, echo, events.APIGatewayProxyRequest{Body: c.body})
+			if status != 400 {
+				t.Fatalf("status: got %d, want 400 (%v)", status, body)
+			}
+			if body["field"] != c.field {
+				t.Errorf("field: got %v, want %s", body["field"], c.field)
+			}
+		})
+	}
+}

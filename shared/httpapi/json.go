@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/clinicpix/backend/shared/apperr"
 )
@@ -23,7 +25,15 @@ func DecodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.InvalidField("body", "is empty; expected a JSON object")
 	}
+	// encoding/json would replace invalid bytes with U+FFFD, so two different byte strings
+	// could decode to the same password.
+	if !utf8.Valid(body) {
+		return apperr.InvalidField("body", "is not valid UTF-8")
+	}
 	if err := checkDuplicateKeys(body); err != nil {
+		return err
+	}
+	if err := checkExactNames(body, v); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -74,6 +84,36 @@ func jsonTypeName(kind string) string {
 	}
 }
 
+// checkExactNames rejects top-level members whose names match a field of v only when case is
+// ignored, such as "EMAIL" for "email": encoding/json accepts them, the contract does not.
+func checkExactNames(body []byte, v any) error {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" {
+			name = t.Field(i).Name
+		}
+		names[name] = true
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return nil // not an object: Decode reports it with the field's type
+	}
+	for key := range members {
+		if !names[key] {
+			return apperr.InvalidField(key, "is not a known field (names are case-sensitive)")
+		}
+	}
+	return nil
+}
+
 // checkDuplicateKeys walks the JSON tokens and rejects an object that names a member twice.
 // encoding/json would silently keep the last one, so {"email":"a","email":"b"} could pass one
 // value to validation and another to storage.
@@ -105,10 +145,13 @@ func checkDuplicateKeys(body []byte) error {
 				if top.path != "" {
 					name = top.path + "." + key
 				}
-				if top.keys[key] {
+				// encoding/json matches member names case-insensitively, so "email" and
+				// "Email" would fill the same field.
+				folded := strings.ToLower(key)
+				if top.keys[folded] {
 					return apperr.InvalidField(name, "appears more than once")
 				}
-				top.keys[key] = true
+				top.keys[folded] = true
 				top.expect = false
 				continue
 			}

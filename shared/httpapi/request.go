@@ -5,7 +5,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -123,6 +122,3 @@ func ParseUserID(field, v string) (int64, error) {
 	}
 	return n, nil
 }
-
-// MethodNotAllowed is the status for a known path with an unknown method.
-const MethodNotAllowed = http.StatusMethodNotAllowed

@@ -16,6 +16,8 @@ import (
 type Response struct {
 	Status int
 	Body   any
+	// Headers are extra response headers, such as a list route's next-page cursor.
+	Headers map[string]string
 }
 
 // OK is a 200 with a JSON body.
@@ -42,15 +44,16 @@ type statusEntry struct {
 
 // statusTable is the one place error kinds become HTTP statuses.
 var statusTable = map[apperr.Kind]statusEntry{
-	apperr.Invalid:         {http.StatusBadRequest, "invalid_request"},
-	apperr.Unauthorized:    {http.StatusUnauthorized, "unauthorized"},
-	apperr.Forbidden:       {http.StatusForbidden, "forbidden"},
-	apperr.NotFound:        {http.StatusNotFound, "not_found"},
-	apperr.Conflict:        {http.StatusConflict, "conflict"},
-	apperr.Locked:          {http.StatusLocked, "locked"},
-	apperr.TooLarge:        {http.StatusRequestEntityTooLarge, "payload_too_large"},
-	apperr.TooManyRequests: {http.StatusTooManyRequests, "too_many_requests"},
-	apperr.Unavailable:     {http.StatusServiceUnavailable, "service_unavailable"},
+	apperr.Invalid:          {http.StatusBadRequest, "invalid_request"},
+	apperr.Unauthorized:     {http.StatusUnauthorized, "unauthorized"},
+	apperr.Forbidden:        {http.StatusForbidden, "forbidden"},
+	apperr.NotFound:         {http.StatusNotFound, "not_found"},
+	apperr.MethodNotAllowed: {http.StatusMethodNotAllowed, "method_not_allowed"},
+	apperr.Conflict:         {http.StatusConflict, "conflict"},
+	apperr.Locked:           {http.StatusLocked, "locked"},
+	apperr.TooLarge:         {http.StatusRequestEntityTooLarge, "payload_too_large"},
+	apperr.TooManyRequests:  {http.StatusTooManyRequests, "too_many_requests"},
+	apperr.Unavailable:      {http.StatusServiceUnavailable, "service_unavailable"},
 }
 
 // ErrorResponse maps err to a status and body. Only *apperr.Error messages reach the caller;

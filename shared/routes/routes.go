@@ -165,15 +165,16 @@ func Match(method, path string) (Route, map[string]string, bool) {
 	return best, bestParams, bestScore >= 0
 }
 
-// PathExists reports whether any route has this path, whatever its method, so callers can tell
-// 405 from 404.
-func PathExists(path string) bool {
+// MethodsOf returns the methods some route serves at this path, so callers can tell 405 (a
+// known path) from 404.
+func MethodsOf(path string) []string {
+	var methods []string
 	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		if _, _, ok := Match(method, path); ok {
-			return true
+			methods = append(methods, method)
 		}
 	}
-	return false
+	return methods
 }
 
 func matchSegments(pattern, segments []string) (map[string]string, int, bool) {

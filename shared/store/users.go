@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -53,9 +55,11 @@ type User struct {
 	Consent      Consent       `dynamodbav:"consent"`
 	Profile      Profile       `dynamodbav:"profile"`
 
+	// Lockout state. The times are Unix seconds in DynamoDB, so condition expressions can
+	// compare them as numbers.
 	FailedLogins    int       `dynamodbav:"failedLogins"`
-	FailWindowStart time.Time `dynamodbav:"failWindowStart"`
-	LockedUntil     time.Time `dynamodbav:"lockedUntil"`
+	FailWindowStart time.Time `dynamodbav:"failWindowStart,unixtime"`
+	LockedUntil     time.Time `dynamodbav:"lockedUntil,unixtime"`
 
 	// TOTPSecret is the authenticator secret, encrypted; TOTPEnabled turns it on for login.
 	TOTPSecret    []byte   `dynamodbav:"totpSecret,omitempty"`
@@ -211,7 +215,7 @@ func (s *Users) RecordLoginFailure(ctx context.Context, u User, now time.Time, w
 		count, start = 0, time.Time{}
 	}
 	values, err := attributevalue.MarshalMap(map[string]any{
-		":count": count, ":start": start, ":locked": lockedUntil, ":prev": u.FailedLogins,
+		":count": count, ":start": start.Unix(), ":locked": lockedUntil.Unix(), ":prev": u.FailedLogins,
 	})
 	if err != nil {
 		return false, err
@@ -242,7 +246,7 @@ func (s *Users) RecordLoginFailure(ctx context.Context, u User, now time.Time, w
 
 // ClearLoginFailures resets the failure count after a correct password.
 func (s *Users) ClearLoginFailures(ctx context.Context, id int64) error {
-	values, err := attributevalue.MarshalMap(map[string]any{":zero": 0, ":none": time.Time{}})
+	values, err := attributevalue.MarshalMap(map[string]any{":zero": 0, ":none": time.Time{}.Unix()})
 	if err != nil {
 		return err
 	}
@@ -257,6 +261,83 @@ func (s *Users) ClearLoginFailures(ctx context.Context, id int64) error {
 		return wrapf(err, "clear login failures for user %d", id)
 	}
 	return nil
+}
+
+// ErrLocked means the account is locked out after too many wrong passwords.
+var ErrLocked = errors.New("account locked")
+
+// ChargeLoginAttempt counts a password attempt before the password is checked, so that parallel
+// guesses cannot all be checked before the first failure is recorded. It returns the attempt's
+// number within the current failure window (a window older than window starts again at 1), or
+// ErrLocked while the account is locked. A correct password resets the count with
+// ClearLoginFailures.
+func (s *Users) ChargeLoginAttempt(ctx context.Context, id int64, now time.Time, window time.Duration) (int, error) {
+	notLocked := "(attribute_not_exists(lockedUntil) OR lockedUntil <= :now)"
+	values := map[string]types.AttributeValue{
+		":now":    numberValue(now.Unix()),
+		":cutoff": numberValue(now.Add(-window).Unix()),
+		":one":    numberValue(1),
+	}
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(s.Table),
+		Key:              stringKey(userKey(id), userSK),
+		UpdateExpression: aws.String("SET failedLogins = :one, failWindowStart = :now"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND " + notLocked +
+			" AND (attribute_not_exists(failWindowStart) OR failWindowStart <= :cutoff)"),
+		ExpressionAttributeValues: values,
+	})
+	if err == nil {
+		return 1, nil
+	}
+	if !conditionFailed(err) {
+		return 0, wrapf(err, "start login window of user %d", id)
+	}
+	delete(values, ":cutoff")
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       stringKey(userKey(id), userSK),
+		UpdateExpression:          aws.String("ADD failedLogins :one"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND " + notLocked),
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if conditionFailed(err) {
+		return 0, ErrLocked
+	}
+	if err != nil {
+		return 0, wrapf(err, "count login attempt of user %d", id)
+	}
+	n, _ := out.Attributes["failedLogins"].(*types.AttributeValueMemberN)
+	if n == nil {
+		return 0, fmt.Errorf("count login attempt of user %d: no count returned", id)
+	}
+	return strconv.Atoi(n.Value)
+}
+
+// Lock locks the account until the given time and starts a new failure count.
+func (s *Users) Lock(ctx context.Context, id int64, until time.Time) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 stringKey(userKey(id), userSK),
+		UpdateExpression:    aws.String("SET lockedUntil = :until, failedLogins = :zero"),
+		ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":until": numberValue(until.Unix()), ":zero": numberValue(0),
+		},
+	})
+	if err != nil {
+		return wrapf(err, "lock user %d", id)
+	}
+	return nil
+}
+
+// Unlock ends a lockout and clears the failure count, after a password reset.
+func (s *Users) Unlock(ctx context.Context, id int64) error {
+	return s.Lock(ctx, id, time.Unix(0, 0))
+}
+
+func numberValue(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
 // UseTOTPStep records that the TOTP code of time step step was accepted. It fails with
