@@ -57,6 +57,10 @@ type Config struct {
 	TOTPKeyMode  string
 	TOTPKMSKeyID string
 	TOTPLocalKey []byte
+
+	// CursorKey signs the opaque page cursors of list routes (HMAC-SHA256), so a client cannot
+	// forge one. It is 32 bytes in standard base64.
+	CursorKey []byte
 }
 
 // Lookup is os.LookupEnv's signature, so tests can pass a map.
@@ -93,6 +97,7 @@ func Load(lookup Lookup) (Config, error) {
 		SessionIdleTimeout: r.duration("CLINICPIX_SESSION_IDLE_TIMEOUT", 30*time.Minute),
 		SessionMaxLifetime: r.duration("CLINICPIX_SESSION_MAX_LIFETIME", 12*time.Hour),
 		TOTPKeyMode:        r.oneOf("CLINICPIX_TOTP_KEY_MODE", "kms", "kms", "local"),
+		CursorKey:          r.key("CLINICPIX_CURSOR_KEY"),
 	}
 	switch c.TOTPKeyMode {
 	case "kms":
