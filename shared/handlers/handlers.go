@@ -29,6 +29,9 @@ type Deps struct {
 	Mail        mail.Sender
 	Log         *slog.Logger
 	Now         func() time.Time
+	// Shares ends a provider's shares to a patient when their assignment ends. A nil Shares
+	// fails every unassignment with a 500 rather than leave shares working.
+	Shares ShareEnder
 }
 
 // Registry maps each route's function name to its handler.
@@ -36,6 +39,10 @@ func Registry(d *Deps) map[string]httpapi.Handler {
 	all := map[string]httpapi.Handler{}
 	for _, group := range []map[string]httpapi.Handler{
 		authHandlers(d),
+		careTeamHandlers(d),
+		accountHandlers(d),
+		totpHandlers(d),
+		auditLogHandlers(d),
 	} {
 		for name, h := range group {
 			all[name] = h
