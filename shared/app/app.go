@@ -119,6 +119,7 @@ func New(cfg config.Config, clients Clients, log *slog.Logger, now func() time.T
 			Now:          now,
 		},
 	}
+	deps.Images, deps.Shares = newImageService(cfg, clients, deps, auditLog, log, now)
 	a.registry = handlers.Registry(deps)
 	return a, nil
 }

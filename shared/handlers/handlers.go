@@ -14,6 +14,7 @@ import (
 	"github.com/clinicpix/backend/shared/config"
 	"github.com/clinicpix/backend/shared/httpapi"
 	"github.com/clinicpix/backend/shared/identity"
+	"github.com/clinicpix/backend/shared/images"
 	"github.com/clinicpix/backend/shared/mail"
 	"github.com/clinicpix/backend/shared/store"
 )
@@ -32,6 +33,8 @@ type Deps struct {
 	// Shares ends a provider's shares to a patient when their assignment ends. A nil Shares
 	// fails every unassignment with a 500 rather than leave shares working.
 	Shares ShareEnder
+	// Images is the image service behind the files routes.
+	Images *images.Service
 }
 
 // Registry maps each route's function name to its handler.
@@ -43,6 +46,7 @@ func Registry(d *Deps) map[string]httpapi.Handler {
 		accountHandlers(d),
 		totpHandlers(d),
 		auditLogHandlers(d),
+		fileHandlers(d),
 	} {
 		for name, h := range group {
 			all[name] = h
