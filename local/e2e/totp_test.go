@@ -118,9 +118,16 @@ func TestTOTPEnrollLoginReplayAndRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sawEnabled, sawRecovery bool
+	recoveryUses := 0
 	for _, e := range entries {
+		if e.Action == audit.RecoveryCodeUsed && e.Outcome == audit.Success {
+			recoveryUses++
+		}
 		sawEnabled = sawEnabled || (e.Action == audit.TOTPEnabled && e.Outcome == audit.Success)
 		sawRecovery = sawRecovery || (e.Action == audit.CodeVerified && e.Details == "method=recovery")
+	}
+	if recoveryUses != 2 {
+		t.Errorf("recovery_code_used entries: got %d, want 2", recoveryUses)
 	}
 	if !sawEnabled {
 		t.Errorf("audit log has no successful %s entry", audit.TOTPEnabled)

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/clinicpix/backend/shared/auth"
 	"github.com/clinicpix/backend/shared/config"
 )
 
@@ -38,5 +37,3 @@ func createBucket(ctx context.Context, client *s3.Client, cfg config.Config) err
 	}
 	return nil
 }
-
-func normalizedEmail(email string) string { return auth.NormalizeEmail(email) }

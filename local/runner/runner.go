@@ -26,6 +26,7 @@ import (
 
 	"github.com/clinicpix/backend/local/emulator"
 	"github.com/clinicpix/backend/shared/app"
+	"github.com/clinicpix/backend/shared/apperr"
 	"github.com/clinicpix/backend/shared/config"
 	"github.com/clinicpix/backend/shared/mail"
 	"github.com/clinicpix/backend/shared/store"
@@ -309,15 +310,11 @@ func (r *Runner) seedAdmin(ctx context.Context, opts Options) error {
 		password = base64.RawURLEncoding.EncodeToString(b)
 	}
 	_, err := r.App.Deps.Auth.CreateAdmin(ctx, email, "admin", password)
+	if apperr.KindOf(err) == apperr.Conflict {
+		r.log.Info("first admin already exists; keeping its password")
+		return nil
+	}
 	if err != nil {
-		var existing bool
-		if _, lookupErr := r.App.Deps.Users.ByEmail(ctx, normalizedEmail(email)); lookupErr == nil {
-			existing = true
-		}
-		if existing {
-			r.log.Info("first admin already exists; keeping its password")
-			return nil
-		}
 		return fmt.Errorf("seed first admin: %w", err)
 	}
 	if generated {

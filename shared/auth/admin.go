@@ -37,7 +37,8 @@ func (s *Service) CreateAdmin(ctx context.Context, email, username, password str
 		Role: identity.Admin, Active: true, PasswordHash: hash, CreatedAt: now}
 	if err := s.Users.Create(ctx, u); err != nil {
 		if errors.Is(err, store.ErrEmailTaken) {
-			return store.User{}, apperr.New(apperr.Conflict, "An account with this email already exists.")
+			return store.User{}, apperr.New(apperr.Conflict, "An account with this email already exists.").
+				WithCode("email_taken")
 		}
 		return store.User{}, err
 	}

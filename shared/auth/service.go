@@ -309,6 +309,14 @@ func (s *Service) VerifyCode(ctx context.Context, email, code string, origin aud
 	if err != nil {
 		return Verified{}, err
 	}
+	if method == "recovery" {
+		used := entry
+		used.Action, used.Outcome, used.Details = audit.RecoveryCodeUsed, audit.Success,
+			"attempt="+c.AttemptID
+		if err := s.record(ctx, origin, used); err != nil {
+			return Verified{}, err
+		}
+	}
 	entry.Action, entry.Outcome, entry.Details = audit.CodeVerified, audit.Success, "method="+method
 	if err := s.record(ctx, origin, entry); err != nil {
 		return Verified{}, err
