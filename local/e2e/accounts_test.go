@@ -341,3 +341,39 @@ func decodeJSON(t *testing.T, raw []byte, v any) {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
 }
+
+// TestAdminEmailChangeCannotTakeOver checks that an admin who moves an account to an address
+// they read cannot reset the password from there: resets stay off until the owner signs in.
+func TestAdminEmailChangeCannotTakeOver(t *testing.T) {
+	h := API(t)
+	admin := h.Admin(t)
+	victim := h.SignedIn(t, "patient")
+	adminInbox := UniqueEmail("admin-inbox")
+
+	h.Expect(t, http.StatusOK, Request{Method: "PUT", Path: fmt.Sprintf("/users/%d", victim.ID),
+		Token: admin.Token, Body: map[string]any{"email": adminInbox}})
+	h.Expect(t, http.StatusUnauthorized, Request{Method: "POST", Path: "/auth/protected",
+		Token: victim.Token, Body: "{}"})
+	oldNotice := h.LatestMail(t, victim.Email)
+	if !strings.Contains(oldNotice.Subject, "email address") {
+		t.Errorf("old address's newest mail: got subject %q, want the change notice", oldNotice.Subject)
+	}
+
+	mailsBefore := len(h.Mailbox(t))
+	h.Expect(t, http.StatusOK, Request{Method: "POST", Path: "/auth/admin-reset-password",
+		Token: admin.Token, Body: map[string]string{"targetEmail": adminInbox}})
+	h.Expect(t, http.StatusOK, Request{Method: "POST", Path: "/auth/request-password-reset",
+		Body: map[string]string{"email": adminInbox}})
+	if got := len(h.Mailbox(t)); got != mailsBefore {
+		t.Fatalf("mails after reset requests on a held account: got %d new, want 0", got-mailsBefore)
+	}
+
+	// The owner signs in at the new address with the password only they know, which lifts the
+	// hold, and resets work again.
+	h.Login(t, adminInbox, victim.Password)
+	h.Expect(t, http.StatusOK, Request{Method: "POST", Path: "/auth/request-password-reset",
+		Body: map[string]string{"email": adminInbox}})
+	if m := h.LatestMail(t, adminInbox); !strings.Contains(m.Subject, "Reset") {
+		t.Errorf("after the owner's sign-in: newest mail subject %q, want a reset link", m.Subject)
+	}
+}

@@ -108,6 +108,10 @@ func (s *Service) RequestPasswordReset(ctx context.Context, r ResetRequest) erro
 		entry.Outcome, entry.Details = audit.Inactive, "mail=not_sent"
 		return s.record(ctx, r.Origin, entry)
 	}
+	if u.ResetHold {
+		entry.Outcome, entry.Details = audit.Denied, "reason=reset_hold mail=not_sent"
+		return s.record(ctx, r.Origin, entry)
+	}
 
 	now := s.Now().UTC()
 	token, id := NewToken()
@@ -165,8 +169,8 @@ func (s *Service) ResetPassword(ctx context.Context, email, token, newPassword s
 		return err
 	}
 	entry.ActorRole = u.Role
-	if NormalizeEmail(email) != u.EmailKey || !u.Active {
-		entry.Details = "reason=email_mismatch_or_inactive"
+	if NormalizeEmail(email) != u.EmailKey || !u.Active || u.ResetHold {
+		entry.Details = "reason=email_mismatch_inactive_or_hold"
 		if err := s.record(ctx, origin, entry); err != nil {
 			return err
 		}

@@ -309,6 +309,12 @@ func (s *Service) VerifyCode(ctx context.Context, email, code string, origin aud
 	if err != nil {
 		return Verified{}, err
 	}
+	if u.ResetHold {
+		// The user proved both factors, so an admin's email change is now confirmed by them.
+		if err := s.Users.Update(ctx, u.ID, map[string]any{"resetHold": false}); err != nil {
+			return Verified{}, err
+		}
+	}
 	if method == "recovery" {
 		used := entry
 		used.Action, used.Outcome, used.Details = audit.RecoveryCodeUsed, audit.Success,

@@ -15,6 +15,7 @@ import (
 	"github.com/clinicpix/backend/shared/auth"
 	"github.com/clinicpix/backend/shared/httpapi"
 	"github.com/clinicpix/backend/shared/identity"
+	"github.com/clinicpix/backend/shared/mail"
 	"github.com/clinicpix/backend/shared/store"
 )
 
@@ -304,6 +305,9 @@ func (d *Deps) updateAccount(ctx context.Context, req *httpapi.Request) (httpapi
 			return httpapi.Response{}, err
 		}
 		changed = append(changed, "email")
+		if err := d.afterEmailChange(ctx, target, email); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	if in.Username != nil {
 		if err := d.Users.Update(ctx, target.ID, map[string]any{"username": name}); err != nil {
@@ -323,6 +327,28 @@ func (d *Deps) updateAccount(ctx context.Context, req *httpapi.Request) (httpapi
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(httpapi.Message("Account updated.")), nil
+}
+
+// afterEmailChange ends every session of target and tells both addresses, so that a change the
+// user did not ask for is noticed. The account's ResetHold, set by ChangeEmail, keeps password
+// resets off until the user signs in again.
+func (d *Deps) afterEmailChange(ctx context.Context, target store.User, email string) error {
+	if _, err := d.Sessions.DeleteUserSessions(ctx, target.ID, ""); err != nil {
+		return err
+	}
+	body := "An administrator changed the email address of your ClinicPix account from " +
+		target.Email + " to " + email + ", and signed out every session. Sign in with the new " +
+		"address and your current password. Password resets stay off until you do.\n\n" +
+		"If you did not ask for this change, contact your clinic at once.\n"
+	for _, to := range []string{target.Email, email} {
+		err := d.Mail.Send(ctx, mail.Message{To: to,
+			Subject: "The email address of your ClinicPix account changed", Body: body})
+		if err != nil {
+			d.Log.ErrorContext(ctx, "email change notice not sent", "userId", target.ID,
+				"error", err.Error())
+		}
+	}
+	return nil
 }
 
 // checkRoleChange checks that target may move to role. Only patient and provider accounts move,

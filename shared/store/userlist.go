@@ -76,14 +76,14 @@ func (s *Users) List(ctx context.Context, role identity.Role, before string, lim
 }
 
 // ChangeEmail moves u to a new address in one transaction: the user record, the old uniqueness
-// item and the new one. It returns ErrEmailTaken when another account has newKey, and
-// ErrConditionFailed when u's email changed meanwhile.
+// item and the new one. A move to another address also sets ResetHold. It returns ErrEmailTaken
+// when another account has newKey, and ErrConditionFailed when u's email changed meanwhile.
 func (s *Users) ChangeEmail(ctx context.Context, u User, email, newKey string) error {
 	if newKey == u.EmailKey {
 		return s.Update(ctx, u.ID, map[string]any{"email": email})
 	}
 	values, err := attributevalue.MarshalMap(map[string]any{
-		":email": email, ":key": newKey, ":old": u.EmailKey,
+		":email": email, ":key": newKey, ":old": u.EmailKey, ":hold": true,
 	})
 	if err != nil {
 		return wrapf(err, "marshal email change of user %d", u.ID)
@@ -97,7 +97,7 @@ func (s *Users) ChangeEmail(ctx context.Context, u User, email, newKey string) e
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{TableName: table, Key: stringKey(userKey(u.ID), userSK),
-				UpdateExpression:          aws.String("SET email = :email, emailKey = :key"),
+				UpdateExpression:          aws.String("SET email = :email, emailKey = :key, resetHold = :hold"),
 				ConditionExpression:       aws.String("emailKey = :old"),
 				ExpressionAttributeValues: values}},
 			{Put: &types.Put{TableName: table, Item: newItem,

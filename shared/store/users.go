@@ -61,6 +61,11 @@ type User struct {
 	FailWindowStart time.Time `dynamodbav:"failWindowStart,unixtime"`
 	LockedUntil     time.Time `dynamodbav:"lockedUntil,unixtime"`
 
+	// ResetHold is set when an admin changes the account's email. Password resets are refused
+	// until the user next signs in with password and second factor, so an admin cannot move an
+	// account to an address they read and reset their way in.
+	ResetHold bool `dynamodbav:"resetHold,omitempty"`
+
 	// TOTPSecret is the authenticator secret, encrypted; TOTPEnabled turns it on for login.
 	TOTPSecret    []byte   `dynamodbav:"totpSecret,omitempty"`
 	TOTPEnabled   bool     `dynamodbav:"totpEnabled"`
