@@ -302,3 +302,14 @@ func TestWrongMethodIs405(t *testing.T) {
 	}
 	h.Expect(t, http.StatusNotFound, Request{Method: "GET", Path: "/no-such-route"})
 }
+
+func TestRefusedRequestIsAudited(t *testing.T) {
+	h := API(t)
+	p := h.SignedIn(t, "patient")
+	other := h.Signup(t, "patient")
+	h.Expect(t, http.StatusForbidden, Request{Method: "GET",
+		Path: fmt.Sprintf("/users/%d", other.ID), Token: p.Token})
+	if got := countAudit(t, h, p.ID, audit.AccessRefused); got != 1 {
+		t.Errorf("access_refused entries for the caller: got %d, want 1", got)
+	}
+}

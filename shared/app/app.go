@@ -117,6 +117,7 @@ func New(cfg config.Config, clients Clients, log *slog.Logger, now func() time.T
 			Sessions:     svc,
 			Log:          log,
 			Now:          now,
+			Audit:        auditLog,
 		},
 	}
 	deps.Images, deps.Shares = newImageService(cfg, clients, deps, auditLog, log, now)

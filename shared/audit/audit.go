@@ -25,6 +25,8 @@ const (
 	CodeFailed    Action = "otp_failed"
 	CodeExpired   Action = "otp_expired"
 	Logout        Action = "logout"
+	// AccessRefused is a 403 or 404 answered to a signed-in caller, on any route.
+	AccessRefused Action = "access_refused"
 	AdminCreated  Action = "admin_created"
 )
 
@@ -40,6 +42,8 @@ const (
 	UnknownAccount Outcome = "unknown_account"
 	LockedOut      Outcome = "locked"
 	Inactive       Outcome = "inactive"
+	// NotFoundOutcome is a refusal because the resource does not exist for the caller.
+	NotFoundOutcome Outcome = "not_found"
 )
 
 // Entry is one audit record.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/clinicpix/backend/shared/apperr"
+	"github.com/clinicpix/backend/shared/audit"
 	"github.com/clinicpix/backend/shared/identity"
 	"github.com/clinicpix/backend/shared/routes"
 )
@@ -34,6 +36,9 @@ type Adapter struct {
 	Sessions     SessionChecker
 	Log          *slog.Logger
 	Now          func() time.Time
+	// Audit records every 403 and 404 on a route that needs a token, so refused attempts to
+	// reach PHI leave a trace even where the handler wrote none.
+	Audit audit.Recorder
 }
 
 // Wrap turns h into the Lambda handler for route.
@@ -65,6 +70,7 @@ func (a *Adapter) Wrap(route routes.Route, h Handler) LambdaHandler {
 			resp = a.CORS.Error(err, origin, requestID)
 		}
 
+		a.auditRefusal(ctx, route, req, resp.StatusCode, requestID)
 		a.logRequest(ctx, route, req, resp.StatusCode, start, requestID, err)
 		return resp, nil
 	}
@@ -95,6 +101,30 @@ func (a *Adapter) prepare(ctx context.Context, route routes.Route, e events.APIG
 	}
 	req.Body = body
 	return req, nil
+}
+
+// auditRefusal records a 403 or 404 answered to a signed-in caller. The response is already a
+// refusal, so a failed audit write is logged and does not change it.
+func (a *Adapter) auditRefusal(ctx context.Context, route routes.Route, req *Request, status int,
+	requestID string) {
+	if a.Audit == nil || route.Public || req == nil || req.Caller.UserID == 0 {
+		return
+	}
+	if status != http.StatusForbidden && status != http.StatusNotFound {
+		return
+	}
+	outcome := audit.Denied
+	if status == http.StatusNotFound {
+		outcome = audit.NotFoundOutcome
+	}
+	entry := audit.Origin{SourceIP: req.SourceIP(), UserAgent: req.UserAgent(), RequestID: requestID}.
+		Apply(audit.Entry{ActorID: req.Caller.UserID, ActorRole: req.Caller.Role,
+			Action: audit.AccessRefused, Outcome: outcome,
+			Details: fmt.Sprintf("route=%s status=%d", route.Function, status)})
+	if err := a.Audit.Record(ctx, entry); err != nil {
+		a.Log.ErrorContext(ctx, "audit of a refused request failed", "requestId", requestID,
+			"userId", req.Caller.UserID, "error", err.Error())
+	}
 }
 
 // logRequest writes the one line per request: route, status, latency and caller id. It never

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/clinicpix/backend/shared/apperr"
+	"github.com/clinicpix/backend/shared/audit"
 	"github.com/clinicpix/backend/shared/identity"
 	"github.com/clinicpix/backend/shared/routes"
 )
@@ -242,6 +243,59 @@ func TestDecodeRejectsCaseVariants(t *testing.T) {
 			}
 			if body["field"] != c.field {
 				t.Errorf("field: got %v, want %s", body["field"], c.field)
+			}
+		})
+	}
+}
+
+type entries struct{ got []audit.Entry }
+
+func (e *entries) Record(_ context.Context, entry audit.Entry) error {
+	e.got = append(e.got, entry)
+	return nil
+}
+
+func TestRefusalsAreAudited(t *testing.T) {
+	adminRoute := routes.Route{Method: "GET", Path: "/x", Function: "x-admin",
+		Roles: []identity.Role{identity.Admin}}
+	cases := []struct {
+		name   string
+		route  routes.Route
+		want   int
+		audits int
+	}{
+		{"wrong role", adminRoute, 403, 1},
+		{"allowed", patientRoute, 200, 0},
+		{"public route", publicRoute, 200, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &entries{}
+			a := newAdapter()
+			a.Audit = rec
+			e := events.APIGatewayProxyRequest{Body: `{}`}
+			e.RequestContext.Authorizer = patient.AuthorizerContext()
+			e.RequestContext.RequestID = "req-9"
+			resp, _ := a.Wrap(c.route, echo)(context.Background(), e)
+			if resp.StatusCode != c.want {
+				t.Fatalf("status: got %d, want %d", resp.StatusCode, c.want)
+			}
+			if len(rec.got) != c.audits {
+				t.Fatalf("audit entries: got %d, want %d", len(rec.got), c.audits)
+			}
+			if c.audits == 0 {
+				return
+			}
+			got := rec.got[0]
+			if got.Action != audit.AccessRefused || got.Outcome != audit.Denied {
+				t.Errorf("entry: got %s/%s, want access_refused/denied", got.Action, got.Outcome)
+			}
+			if got.ActorID != patient.UserID || got.RequestID != "req-9" {
+				t.Errorf("entry actor/request: got %d/%s, want %d/req-9", got.ActorID,
+					got.RequestID, patient.UserID)
+			}
+			if got.Details != "route=x-admin status=403" {
+				t.Errorf("details: got %q, want route=x-admin status=403", got.Details)
 			}
 		})
 	}
