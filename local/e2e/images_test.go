@@ -279,3 +279,66 @@ func objectExists(t *testing.T, h *Harness, key string) bool {
 		Bucket: aws.String(h.Runner.App.Config.ImagesBucket), Key: aws.String(key)})
 	return err == nil
 }
+
+// waitForObjectGone polls the images bucket until key is gone, failing after eventWait.
+func waitForObjectGone(t *testing.T, h *Harness, key string) {
+	t.Helper()
+	deadline := time.Now().Add(eventWait)
+	for objectExists(t, h, key) {
+		if time.Now().After(deadline) {
+			t.Fatalf("object still exists after %v, want it deleted by its event", eventWait)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestImagesReuploadAfterDeleteIsDeleted(t *testing.T) {
+	h := API(t)
+	provider := h.SignedIn(t, "provider")
+	providerID := strconv.FormatInt(provider.ID, 10)
+	png := readImage(t, "ct_small.png")
+	up := requestUpload(t, h, provider, "gone.png", "image/png")
+	if status := putObject(t, up.URL, up.Headers, png); status != http.StatusOK {
+		t.Fatalf("PUT: got status %d, want 200", status)
+	}
+	img := waitForState(t, h, up.ImageID, store.ImageAvailable)
+	h.Expect(t, http.StatusOK, Request{Method: "DELETE",
+		Path:  "/files/delete/" + url.PathEscape("gone.png") + "?uploadedBy=" + providerID,
+		Token: provider.Token})
+	waitForState(t, h, up.ImageID, store.ImageDeleted)
+
+	// The upload URL is still valid after the delete, so the PUT stores the bytes again.
+	if status := putObject(t, up.URL, up.Headers, png); status != http.StatusOK {
+		t.Fatalf("PUT after delete: got status %d, want 200", status)
+	}
+	waitForObjectGone(t, h, img.ObjectKey)
+	got, err := h.Runner.App.Deps.Images.Images.Get(context.Background(), up.ImageID, time.Now())
+	if err != nil {
+		t.Fatalf("read image: %v", err)
+	}
+	if got.State != store.ImageDeleted {
+		t.Errorf("state: got %q, want %q", got.State, store.ImageDeleted)
+	}
+}
+
+func TestImagesOverwriteRejectsImage(t *testing.T) {
+	h := API(t)
+	provider := h.SignedIn(t, "provider")
+	png := readImage(t, "ct_small.png")
+	up := requestUpload(t, h, provider, "swap.png", "image/png")
+	if status := putObject(t, up.URL, up.Headers, png); status != http.StatusOK {
+		t.Fatalf("PUT: got status %d, want 200", status)
+	}
+	waitForState(t, h, up.ImageID, store.ImageAvailable)
+
+	// Other bytes that still pass every check of a PNG.
+	swapped := append(append([]byte{}, png...), 0)
+	if status := putObject(t, up.URL, up.Headers, swapped); status != http.StatusOK {
+		t.Fatalf("second PUT: got status %d, want 200", status)
+	}
+	img := waitForState(t, h, up.ImageID, store.ImageRejected)
+	if img.RejectReason != "overwritten" {
+		t.Errorf("reject reason: got %q, want overwritten", img.RejectReason)
+	}
+	waitForObjectGone(t, h, img.ObjectKey)
+}

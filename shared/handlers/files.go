@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +65,10 @@ func (d *Deps) listFiles(ctx context.Context, req *httpapi.Request) (httpapi.Res
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	cursor, err := req.Query("cursor")
+	// The signed cursor wraps the store's page position and is bound to the caller, so an edited
+	// cursor or one from another provider's listing is a 400.
+	scope := store.CursorScope("files-list", strconv.FormatInt(req.Caller.UserID, 10))
+	position, err := d.decodeCursor(req, scope)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -76,11 +81,15 @@ func (d *Deps) listFiles(ctx context.Context, req *httpapi.Request) (httpapi.Res
 		ctx,
 		req.Caller.UserID,
 		limit,
-		cursor,
+		position,
 		d.recorder(ctx, req),
 	)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	resp, cursor, err := d.pageResponse(scope, next)
+	if err != nil {
+		return httpapi.Response{}, fmt.Errorf("sign files page cursor: %w", err)
 	}
 
 	files := make([]fileJSON, 0, len(imgs))
@@ -90,10 +99,11 @@ func (d *Deps) listFiles(ctx context.Context, req *httpapi.Request) (httpapi.Res
 			ContentType: img.ContentType, Size: img.Size, SubjectID: img.SubjectPatientID})
 	}
 	body := map[string]any{"files": files}
-	if next != "" {
-		body["nextCursor"] = next
+	if cursor != "" {
+		body["nextCursor"] = cursor
 	}
-	return httpapi.OK(body), nil
+	resp.Body = body
+	return resp, nil
 }
 
 type uploadRequest struct {

@@ -84,8 +84,9 @@ func newFilesEnv(t *testing.T) *filesEnv {
 			MaxUploadBytes: 50_000_000},
 	}
 	deps := &Deps{
-		Config: config.Config{ImagesBucket: filesTestBucket},
-		Users:  &store.Users{DB: db, Table: tables.Users}, Assignments: assignments,
+		Config: config.Config{ImagesBucket: filesTestBucket,
+			CursorKey: []byte("files-handler-test-cursor-key")},
+		Users: &store.Users{DB: db, Table: tables.Users}, Assignments: assignments,
 		Audit: rec, Log: log, Now: time.Now, Images: svc, Shares: svc.Shares,
 	}
 	return &filesEnv{deps: deps, audit: rec}
@@ -490,5 +491,69 @@ func TestFilesUploadFileNameNeverInKey(t *testing.T) {
 	headers, _ := body["uploadHeaders"].(map[string]any)
 	if headers["Content-Type"] != "image/png" {
 		t.Errorf("uploadHeaders Content-Type: got %v, want image/png", headers["Content-Type"])
+	}
+}
+
+func TestFilesListCursorIsSigned(t *testing.T) {
+	f := newFilesEnv(t)
+	provider := f.user(t, identity.Provider)
+	other := f.user(t, identity.Provider)
+	for _, name := range []string{"a.png", "b.png", "c.png"} {
+		f.upload(t, provider, name, "ct_small.png")
+	}
+	f.upload(t, other, "d.png", "ct_small.png")
+	list := func(caller identity.Caller, cursor string) (int, map[string]any) {
+		query := map[string]string{"uploadedBy": strconv.FormatInt(caller.UserID, 10),
+			"limit": "1"}
+		if cursor != "" {
+			query["cursor"] = cursor
+		}
+		return f.call(t, "files-list", caller, nil, query, nil)
+	}
+
+	status, body := list(provider, "")
+	if status != http.StatusOK {
+		t.Fatalf("first page: got status %d, want 200 (%v)", status, body)
+	}
+	cursor, _ := body["nextCursor"].(string)
+	if cursor == "" {
+		t.Fatalf("first page: got no nextCursor, want one (%v)", body)
+	}
+	status, body = list(provider, cursor)
+	if status != http.StatusOK {
+		t.Fatalf("second page: got status %d, want 200 (%v)", status, body)
+	}
+	if files, _ := body["files"].([]any); len(files) != 1 {
+		t.Errorf("second page: got %d files, want 1", len(files))
+	}
+
+	payload, tag, ok := strings.Cut(cursor, ".")
+	if !ok {
+		t.Fatalf("cursor %q has no signature part", cursor)
+	}
+	editedPayload := []byte(payload)
+	editedPayload[len(editedPayload)/2] ^= 1
+	editedTag := []byte(tag)
+	editedTag[len(editedTag)/2] ^= 1
+	tests := []struct {
+		name   string
+		caller identity.Caller
+		cursor string
+	}{
+		{"edited payload", provider, string(editedPayload) + "." + tag},
+		{"edited signature", provider, payload + "." + string(editedTag)},
+		{"signature removed", provider, payload},
+		{"other provider's cursor", other, cursor},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := list(tt.caller, tt.cursor)
+			if status != http.StatusBadRequest {
+				t.Errorf("status: got %d, want 400 (%v)", status, body)
+			}
+			if body["field"] != "cursor" {
+				t.Errorf("field: got %v, want cursor", body["field"])
+			}
+		})
 	}
 }

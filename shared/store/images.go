@@ -68,6 +68,9 @@ type Image struct {
 	// string order is event order.
 	Sequencer    string `dynamodbav:"sequencer,omitempty"`
 	RejectReason string `dynamodbav:"rejectReason,omitempty"`
+	// ETag is the entity tag of the object that passed the checks, without quotes; set when the
+	// image becomes available. A later object with another ETag replaced the accepted bytes.
+	ETag string `dynamodbav:"etag,omitempty"`
 	// ExpiresAtTTL is the Unix time after which a pending record is void; 0 once it leaves
 	// pending.
 	ExpiresAtTTL int64 `dynamodbav:"expiresAt,omitempty"`
@@ -226,8 +229,8 @@ type imageCursor struct {
 
 // ListAvailable returns up to limit of the owner's available images, newest first, and the
 // cursor of the next page ("" on the last page). cursor is "" for the first page; a cursor that
-// does not decode to a position in this owner's partition is ErrBadCursor. Cursors are not
-// signed, because a made-up position can only select among the caller's own images.
+// does not decode to a position in this owner's partition is ErrBadCursor. These cursors are
+// not signed, so a route must wrap them with Cursors before handing them to a client.
 func (s *Images) ListAvailable(
 	ctx context.Context,
 	ownerID int64,
@@ -300,20 +303,21 @@ func decodeImageCursor(cursor, ownerKey string) (map[string]types.AttributeValue
 const liveAndOlder = "attribute_exists(pk) AND #state IN (:pending, :available) AND " +
 	"(attribute_not_exists(sequencer) OR sequencer < :seq)"
 
-// MarkAvailable records that the object of image id arrived under event sequencer seq and passed
-// the checks. It fails with ErrConditionFailed when the image is rejected, deleted or missing or
-// an event at least as new was applied already, and with ErrSuperseded when a newer upload took
-// the file name.
+// MarkAvailable records that the object of image id, with entity tag etag, arrived under event
+// sequencer seq and passed the checks. It fails with ErrConditionFailed when the image is
+// rejected, deleted or missing or an event at least as new was applied already, and with
+// ErrSuperseded when a newer upload took the file name.
 func (s *Images) MarkAvailable(
 	ctx context.Context,
 	img Image,
 	seq string,
 	size int64,
+	etag string,
 	now time.Time,
 ) error {
 	values, err := attributevalue.MarshalMap(map[string]any{
 		":pending": ImagePending, ":available": ImageAvailable, ":seq": seq, ":size": size,
-		":at": now.UTC(), ":owner": ImageOwnerKey(img.OwnerID),
+		":etag": etag, ":at": now.UTC(), ":owner": ImageOwnerKey(img.OwnerID),
 		":sort": SortTime(now) + "#" + img.ID,
 	})
 	if err != nil {
@@ -328,7 +332,7 @@ func (s *Images) MarkAvailable(
 			{Update: &types.Update{
 				TableName: aws.String(s.Table), Key: imageKey(img.ID),
 				UpdateExpression: aws.String(
-					"SET #state = :available, sequencer = :seq, #size = :size, " +
+					"SET #state = :available, sequencer = :seq, #size = :size, etag = :etag, " +
 						"uploadedAt = :at, gsi1pk = :owner, gsi1sk = :sort REMOVE expiresAt, rejectReason",
 				),
 				ConditionExpression:       aws.String(liveAndOlder),
