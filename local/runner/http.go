@@ -46,7 +46,7 @@ func (r *Runner) handleMailbox(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(msgs)
 }
 
-// handleAPI plays API Gateway: it matches the route, answers preflights, runs the authorizer
+// handleAPI plays API Gateway: it matches the route, responds to preflights, runs the authorizer
 // for protected routes, and calls the route's Lambda handler with the proxy event.
 func (r *Runner) handleAPI(w http.ResponseWriter, req *http.Request) {
 	if r.App == nil {
@@ -90,8 +90,8 @@ func (r *Runner) handleAPI(w http.ResponseWriter, req *http.Request) {
 	if !route.Public {
 		authorized, err := r.authorize(req, event)
 		if err != nil {
-			// API Gateway answers a failed authorizer itself; the CDK app gives that gateway
-			// response the same JSON body and CORS headers.
+			// In AWS, API Gateway itself sends the 401 for a failed authorizer; its gateway
+			// response must be set up with this JSON body and the CORS headers.
 			r.writeError(w, req, apperr.New(apperr.Unauthorized, "sign in first"),
 				event.RequestContext.RequestID)
 			return
@@ -112,7 +112,7 @@ func (r *Runner) handleAPI(w http.ResponseWriter, req *http.Request) {
 	writeProxy(w, resp)
 }
 
-// writeError answers with the JSON error body API Gateway or a handler would send, and logs the
+// writeError writes the JSON error body API Gateway or a handler would send, and logs the
 // failures the runner itself produces, since no handler logged them. The log names the method
 // and status, never the path, which can carry a file name.
 func (r *Runner) writeError(w http.ResponseWriter, req *http.Request, err error, requestID string) {

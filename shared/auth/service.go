@@ -114,7 +114,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (store.User, error
 	return u, nil
 }
 
-// LoginResult says which second factor is due.
+// LoginResult is the outcome of a correct password: the second factor now due.
 type LoginResult struct {
 	Method string // "email" or "totp"
 }
@@ -373,8 +373,8 @@ func (s *Service) openSession(ctx context.Context, u store.User) (string, error)
 	return token, nil
 }
 
-// touchInterval is how stale lastSeen may get before a request writes it again, to save a write
-// per request. The idle timeout is thus enforced to within this interval.
+// touchInterval is the maximum age of lastSeen before a request writes it again, which saves a
+// write per request. The idle timeout is thus enforced to within this interval.
 const touchInterval = time.Minute
 
 // CheckSession returns the caller of a live session and extends its idle deadline. A session past

@@ -23,7 +23,7 @@ type Handler func(ctx context.Context, req *Request) (Response, error)
 type LambdaHandler func(ctx context.Context, e events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 
 // SessionChecker confirms that the session the authorizer accepted is still live. API Gateway
-// may cache an authorizer's answer, so without this a logged-out or deactivated user could keep
+// may cache an authorizer's result, so without this a logged-out or deactivated user could keep
 // calling until the cache expired.
 type SessionChecker interface {
 	CheckSession(ctx context.Context, sessionID string) (identity.Caller, error)
@@ -103,7 +103,7 @@ func (a *Adapter) prepare(ctx context.Context, route routes.Route, e events.APIG
 	return req, nil
 }
 
-// auditRefusal records a 403 or 404 answered to a signed-in caller. The response is already a
+// auditRefusal records a 403 or 404 sent to a signed-in caller. The response is already a
 // refusal, so a failed audit write is logged and does not change it.
 func (a *Adapter) auditRefusal(ctx context.Context, route routes.Route, req *Request, status int,
 	requestID string) {

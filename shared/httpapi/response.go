@@ -12,7 +12,7 @@ import (
 	"github.com/clinicpix/backend/shared/apperr"
 )
 
-// Response is what a handler returns on success.
+// Response is a handler's successful result: a status and a JSON body.
 type Response struct {
 	Status int
 	Body   any
@@ -57,7 +57,7 @@ var statusTable = map[apperr.Kind]statusEntry{
 }
 
 // ErrorResponse maps err to a status and body. Only *apperr.Error messages reach the caller;
-// anything else is a 500 that says only that the request failed and gives the request id.
+// anything else is a 500 that states only that the request failed and gives the request id.
 func ErrorResponse(err error, requestID string) (int, ErrorBody) {
 	var e *apperr.Error
 	if errors.As(err, &e) {
@@ -104,7 +104,8 @@ func (c CORS) Headers(origin string) map[string]string {
 	return h
 }
 
-// Preflight answers an OPTIONS request. Preflights never need a token.
+// Preflight builds the response to a CORS preflight (OPTIONS) request, which never needs a
+// token.
 func (c CORS) Preflight(origin string) events.APIGatewayProxyResponse {
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusNoContent, Headers: c.Headers(origin)}
 }
