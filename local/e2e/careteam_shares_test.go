@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clinicpix/backend/shared/store"
+	"github.com/clinicpix/backend/shared/testenv"
 )
 
 func TestUnassignEndsProviderShares(t *testing.T) {
@@ -17,7 +18,7 @@ func TestUnassignEndsProviderShares(t *testing.T) {
 		Body: map[string]any{"patientEmail": patient.Email}})
 
 	up := requestUpload(t, h, provider, "ct_small.png", "image/png")
-	if status := putObject(t, up.URL, up.Headers, readImage(t, "ct_small.png")); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, readImage(t, "ct_small.png")); status != http.StatusOK {
 		t.Fatalf("PUT ct_small.png: got status %d, want 200", status)
 	}
 	waitForState(t, h, up.ImageID, store.ImageAvailable)

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/clinicpix/backend/shared/store"
+	"github.com/clinicpix/backend/shared/testenv"
 )
 
 // eventWait bounds how long a test waits for versitygw's webhook to reach the runner. Events
@@ -66,25 +67,6 @@ func requestUpload(
 	}
 	up.ImageID = path.Base(u.Path)
 	return up
-}
-
-// putObject sends data to a presigned URL with headers and returns the status.
-func putObject(t *testing.T, rawURL string, headers map[string]string, data []byte) int {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, rawURL, bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("build PUT: %v", err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PUT: %v", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
 }
 
 // waitForState polls the image record until it reaches want, failing after eventWait.
@@ -149,13 +131,13 @@ func TestImagesUploadShareViewRevoke(t *testing.T) {
 
 	// versitygw checks the signature, so a PUT without the signed SSE headers is rejected.
 	contentTypeOnly := map[string]string{"Content-Type": "image/png"}
-	if status := putObject(t, pngUp.URL, contentTypeOnly, png); status != http.StatusForbidden {
+	if status := testenv.PutPresigned(t, pngUp.URL, contentTypeOnly, png); status != http.StatusForbidden {
 		t.Errorf("PUT without the signed headers: got status %d, want 403", status)
 	}
-	if status := putObject(t, dicomUp.URL, dicomUp.Headers, dicom); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, dicomUp.URL, dicomUp.Headers, dicom); status != http.StatusOK {
 		t.Fatalf("PUT CT_small.dcm: got status %d, want 200", status)
 	}
-	if status := putObject(t, pngUp.URL, pngUp.Headers, png); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, pngUp.URL, pngUp.Headers, png); status != http.StatusOK {
 		t.Fatalf("PUT ct_small.png: got status %d, want 200", status)
 	}
 	waitForState(t, h, dicomUp.ImageID, store.ImageAvailable)
@@ -241,7 +223,7 @@ func TestImagesRunnerEventsDecodeAndReject(t *testing.T) {
 	// A file name with a space, '+', '%' and non-ASCII letters: the key never carries it, and
 	// the event round trip through the runner must still find the image.
 	odd := requestUpload(t, h, provider, "a b+c%d é.png", "image/png")
-	if status := putObject(t, odd.URL, odd.Headers, png); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, odd.URL, odd.Headers, png); status != http.StatusOK {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	img := waitForState(t, h, odd.ImageID, store.ImageAvailable)
@@ -258,7 +240,7 @@ func TestImagesRunnerEventsDecodeAndReject(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			up := requestUpload(t, h, provider, tt.file, tt.fileType)
-			if status := putObject(t, up.URL, up.Headers, readImage(t, tt.file)); status != http.StatusOK {
+			if status := testenv.PutPresigned(t, up.URL, up.Headers, readImage(t, tt.file)); status != http.StatusOK {
 				t.Fatalf("PUT: got status %d, want 200", status)
 			}
 			img := waitForState(t, h, up.ImageID, store.ImageRejected)
@@ -298,7 +280,7 @@ func TestImagesReuploadAfterDeleteIsDeleted(t *testing.T) {
 	providerID := strconv.FormatInt(provider.ID, 10)
 	png := readImage(t, "ct_small.png")
 	up := requestUpload(t, h, provider, "gone.png", "image/png")
-	if status := putObject(t, up.URL, up.Headers, png); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, png); status != http.StatusOK {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	img := waitForState(t, h, up.ImageID, store.ImageAvailable)
@@ -308,7 +290,7 @@ func TestImagesReuploadAfterDeleteIsDeleted(t *testing.T) {
 	waitForState(t, h, up.ImageID, store.ImageDeleted)
 
 	// The upload URL is still valid after the delete, so the PUT stores the bytes again.
-	if status := putObject(t, up.URL, up.Headers, png); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, png); status != http.StatusOK {
 		t.Fatalf("PUT after delete: got status %d, want 200", status)
 	}
 	waitForObjectGone(t, h, img.ObjectKey)
@@ -326,14 +308,14 @@ func TestImagesOverwriteRejectsImage(t *testing.T) {
 	provider := h.SignedIn(t, "provider")
 	png := readImage(t, "ct_small.png")
 	up := requestUpload(t, h, provider, "swap.png", "image/png")
-	if status := putObject(t, up.URL, up.Headers, png); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, png); status != http.StatusOK {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	waitForState(t, h, up.ImageID, store.ImageAvailable)
 
 	// Other bytes that still pass every check of a PNG.
 	swapped := append(append([]byte{}, png...), 0)
-	if status := putObject(t, up.URL, up.Headers, swapped); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, swapped); status != http.StatusOK {
 		t.Fatalf("second PUT: got status %d, want 200", status)
 	}
 	img := waitForState(t, h, up.ImageID, store.ImageRejected)

@@ -15,6 +15,7 @@ import (
 	"github.com/clinicpix/backend/shared/audit"
 	"github.com/clinicpix/backend/shared/images"
 	"github.com/clinicpix/backend/shared/store"
+	"github.com/clinicpix/backend/shared/testenv"
 )
 
 func TestNewUploadValidation(t *testing.T) {
@@ -130,10 +131,10 @@ func TestNewUploadSignsHeaders(t *testing.T) {
 	// versitygw checks the signature: the PUT fails without the signed headers.
 	data := readTestdata(t, "CT_small.dcm")
 	contentTypeOnly := map[string]string{"Content-Type": "application/dicom"}
-	if status := put(t, up.URL, contentTypeOnly, data); status != http.StatusForbidden {
+	if status := testenv.PutPresigned(t, up.URL, contentTypeOnly, data); status != http.StatusForbidden {
 		t.Errorf("PUT without SSE headers: got status %d, want 403", status)
 	}
-	if status := put(t, up.URL, up.Headers, data); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, data); status != http.StatusOK {
 		t.Errorf("PUT with upload headers: got status %d, want 200", status)
 	}
 }

@@ -1,7 +1,6 @@
 package images_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -156,25 +155,6 @@ func (e *env) issue(t *testing.T, ownerID int64, r images.UploadRequest) images.
 	return up
 }
 
-// put sends data to a presigned upload URL with the given headers and returns the status.
-func put(t *testing.T, url string, headers map[string]string, data []byte) int {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("build PUT: %v", err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PUT: %v", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
-}
-
 // s3Event builds an S3 notification the way Amazon S3 sends it and decodes it as the Lambda
 // runtime does. encodedKey must already be URL-encoded.
 func s3Event(t *testing.T, eventName, encodedKey, sequencer string, size int64) events.S3Event {
@@ -213,7 +193,7 @@ func (e *env) uploadAndNotify(t *testing.T, ownerID int64, r images.UploadReques
 	seq string) store.Image {
 	t.Helper()
 	up := e.issue(t, ownerID, r)
-	if status := put(t, up.URL, up.Headers, data); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, data); status != http.StatusOK {
 		t.Fatalf("PUT %q: got status %d, want 200", r.FileName, status)
 	}
 	ev := s3Event(t, "ObjectCreated:Put", up.Image.ObjectKey, seq, int64(len(data)))

@@ -13,6 +13,7 @@ import (
 	"github.com/clinicpix/backend/shared/audit"
 	"github.com/clinicpix/backend/shared/images"
 	"github.com/clinicpix/backend/shared/store"
+	"github.com/clinicpix/backend/shared/testenv"
 )
 
 func TestDecodeEventKey(t *testing.T) {
@@ -180,7 +181,7 @@ func TestObjectRemovedBeforeCreated(t *testing.T) {
 	ctx := context.Background()
 	data := readTestdata(t, "ct_small.jpg")
 	up := e.issue(t, 14, images.UploadRequest{FileName: "b.jpg"})
-	if status := put(t, up.URL, up.Headers, data); status != 200 {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, data); status != 200 {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	removed := s3Event(t, "ObjectRemoved:Delete", up.Image.ObjectKey, "0000000000000002", -1)
@@ -269,7 +270,7 @@ func TestObjectCreatedKeyDecodedOnce(t *testing.T) {
 	ctx := context.Background()
 	data := readTestdata(t, "ct_small.png")
 	up := e.issue(t, 18, images.UploadRequest{FileName: "a b+c%d é.png"})
-	if status := put(t, up.URL, up.Headers, data); status != 200 {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, data); status != 200 {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	// Every character escaped, slashes included: decoding once still gives the key.
@@ -296,7 +297,7 @@ func TestObjectCreatedWithoutUploadDeletesObject(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	up := e.issue(t, 16, images.UploadRequest{FileName: "d.png"})
-	if status := put(t, up.URL, up.Headers, readTestdata(t, "ct_small.png")); status != 200 {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, readTestdata(t, "ct_small.png")); status != 200 {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	// The pending record lapses before the event arrives.
@@ -318,7 +319,7 @@ func TestObjectCreatedAuditFailureChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	data := readTestdata(t, "ct_small.png")
 	up := e.issue(t, 17, images.UploadRequest{FileName: "e.png"})
-	if status := put(t, up.URL, up.Headers, data); status != 200 {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, data); status != 200 {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	ev := s3Event(t, "ObjectCreated:Put", up.Image.ObjectKey, "01", int64(len(data)))

@@ -13,6 +13,7 @@ import (
 	"github.com/clinicpix/backend/shared/audit"
 	"github.com/clinicpix/backend/shared/images"
 	"github.com/clinicpix/backend/shared/store"
+	"github.com/clinicpix/backend/shared/testenv"
 )
 
 // withETag returns ev with the object ETag set, unquoted as Amazon S3 sends it in events.
@@ -53,7 +54,7 @@ func (e *env) versionCount(t *testing.T, key string) int {
 // with sequencer seq and the stored object's ETag.
 func (e *env) putAndNotify(t *testing.T, up images.Upload, data []byte, seq string) events.S3Event {
 	t.Helper()
-	if status := put(t, up.URL, up.Headers, data); status != http.StatusOK {
+	if status := testenv.PutPresigned(t, up.URL, up.Headers, data); status != http.StatusOK {
 		t.Fatalf("PUT: got status %d, want 200", status)
 	}
 	ev := s3Event(t, "ObjectCreated:Put", up.Image.ObjectKey, seq, int64(len(data)))
@@ -196,7 +197,7 @@ func TestObjectCreatedOverwriteRejectsImage(t *testing.T) {
 
 			// Other bytes that still pass every check of a PNG.
 			swapped := append(append([]byte{}, data...), 0)
-			if status := put(t, up.URL, up.Headers, swapped); status != http.StatusOK {
+			if status := testenv.PutPresigned(t, up.URL, up.Headers, swapped); status != http.StatusOK {
 				t.Fatalf("second PUT: got status %d, want 200", status)
 			}
 			ev := s3Event(t, "ObjectCreated:Put", up.Image.ObjectKey, "02",

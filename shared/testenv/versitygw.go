@@ -3,6 +3,8 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -123,4 +125,24 @@ func (w *testLogWriter) flush() {
 		w.t.Log(w.prefix + string(w.partial))
 		w.partial = nil
 	}
+}
+
+// PutPresigned sends data to a presigned PUT URL with exactly the given headers, as a browser
+// would, and returns the HTTP status.
+func PutPresigned(t testing.TB, rawURL string, headers map[string]string, data []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, rawURL, bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("build PUT: %v", err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PUT: %v", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
 }
