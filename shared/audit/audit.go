@@ -25,7 +25,7 @@ const (
 	CodeFailed    Action = "otp_failed"
 	CodeExpired   Action = "otp_expired"
 	Logout        Action = "logout"
-	// AccessRefused is a 403 or 404 answered to a signed-in caller, on any route.
+	// AccessRefused is a 403 or 404 sent to a signed-in caller, on any route.
 	AccessRefused Action = "access_refused"
 	AdminCreated  Action = "admin_created"
 )

@@ -49,7 +49,8 @@ var (
 		"The account changed meanwhile. Reload it and try again.").WithCode("conflict")
 )
 
-// resetMailMessage is the reset request's answer whether or not the email is registered.
+// resetMailMessage is the reset request's response message, the same whether or not the email
+// is registered.
 const resetMailMessage = "If an active account has this email, a password reset link was sent " +
 	"to it. The link works once, for 15 minutes."
 
@@ -107,19 +108,12 @@ func (d *Deps) listAccounts(ctx context.Context, req *httpapi.Request) (httpapi.
 	return resp, nil
 }
 
-// profileJSON is a user's own profile. Numbers are null when not set.
+// profileJSON is a user's own profile: the account's email and role, then the same fields that
+// profileRequest sets. Numbers are null when not set.
 type profileJSON struct {
-	Email   string   `json:"email"`
-	Role    string   `json:"role"`
-	Name    string   `json:"name"`
-	DOB     string   `json:"dob"`
-	State   string   `json:"state"`
-	Country string   `json:"country"`
-	Age     *int     `json:"age"`
-	Weight  *float64 `json:"weight"`
-	Height  *float64 `json:"height"`
-	Address string   `json:"address"`
-	Phone   string   `json:"phone"`
+	Email string `json:"email"`
+	Role  string `json:"role"`
+	profileRequest
 }
 
 func (d *Deps) getProfile(ctx context.Context, req *httpapi.Request) (httpapi.Response, error) {
@@ -134,9 +128,9 @@ func (d *Deps) getProfile(ctx context.Context, req *httpapi.Request) (httpapi.Re
 		return httpapi.Response{}, err
 	}
 	p := u.Profile
-	return httpapi.OK(profileJSON{Email: u.Email, Role: string(u.Role), Name: p.Name, DOB: p.DOB,
-		State: p.State, Country: p.Country, Age: p.Age, Weight: p.Weight, Height: p.Height,
-		Address: p.Address, Phone: p.Phone}), nil
+	return httpapi.OK(profileJSON{Email: u.Email, Role: string(u.Role), profileRequest: profileRequest{
+		Name: p.Name, DOB: p.DOB, State: p.State, Country: p.Country, Age: p.Age,
+		Weight: p.Weight, Height: p.Height, Address: p.Address, Phone: p.Phone}}), nil
 }
 
 // profileRequest replaces the whole profile: a field that is missing or null is cleared.
@@ -329,7 +323,7 @@ func (d *Deps) updateAccount(ctx context.Context, req *httpapi.Request) (httpapi
 	return httpapi.OK(httpapi.Message("Account updated.")), nil
 }
 
-// afterEmailChange ends every session of target and tells both addresses, so that a change the
+// afterEmailChange ends every session of target and mails a notice to both addresses, so that a change the
 // user did not ask for is noticed. The account's ResetHold, set by ChangeEmail, keeps password
 // resets off until the user signs in again.
 func (d *Deps) afterEmailChange(ctx context.Context, target store.User, email string) error {

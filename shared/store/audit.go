@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/clinicpix/backend/shared/audit"
 )
 
@@ -51,22 +47,11 @@ func (l *AuditLog) Record(ctx context.Context, e audit.Entry) error {
 	}
 	e.Time = e.Time.UTC()
 	sk := SortTime(e.Time) + "#" + e.ID
-	item, err := attributevalue.MarshalMap(auditItem{
+	item := auditItem{
 		PK: AuditMonthKey(e.Time), SK: sk,
 		GSI1PK: AuditActorKey(e.ActorID), GSI1SK: sk,
 		GSI2PK: AuditActionKey(e.Action), GSI2SK: sk,
 		Entry: e,
-	})
-	if err != nil {
-		return wrapf(err, "marshal audit entry")
 	}
-	_, err = l.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(l.Table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if err != nil {
-		return wrapf(err, "append audit entry %s (%s)", e.ID, e.Action)
-	}
-	return nil
+	return putNew(ctx, l.DB, l.Table, item, fmt.Sprintf("audit entry %s (%s)", e.ID, e.Action))
 }

@@ -1,8 +1,13 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -38,4 +43,22 @@ func cancellationReasons(err error) []string {
 		}
 	}
 	return codes
+}
+
+// putNew marshals item and writes it on the condition that its key is not taken, so no write
+// replaces an existing session, reset or audit entry. what names the item in the error.
+func putNew(ctx context.Context, db DynamoDB, table string, item any, what string) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return fmt.Errorf("marshal %s: %w", what, err)
+	}
+	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(table),
+		Item:                av,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", what, err)
+	}
+	return nil
 }

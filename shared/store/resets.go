@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -37,23 +38,12 @@ func resetUserKey(userID int64) string { return "RESETS#" + strconv.FormatInt(us
 // PutReset stores a new reset token hash with a TTL at its expiry.
 func (s *Sessions) PutReset(ctx context.Context, r Reset) error {
 	r.TTL = expiry(r.ExpiresAt)
-	item, err := attributevalue.MarshalMap(resetItem{
+	item := resetItem{
 		PK: resetPrefix + r.ID, SK: itemSK,
 		GSI1PK: resetUserKey(r.UserID), GSI1SK: resetPrefix + r.ID,
 		Reset: r,
-	})
-	if err != nil {
-		return wrapf(err, "marshal reset")
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.Table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if err != nil {
-		return wrapf(err, "put reset for user %d", r.UserID)
-	}
-	return nil
+	return putNew(ctx, s.DB, s.Table, item, fmt.Sprintf("reset for user %d", r.UserID))
 }
 
 // TakeReset deletes the reset with id and returns it, so each token works once even when two

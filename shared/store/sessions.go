@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -60,23 +61,12 @@ type sessionItem struct {
 
 // CreateSession stores a new session.
 func (s *Sessions) CreateSession(ctx context.Context, sess Session) error {
-	item, err := attributevalue.MarshalMap(sessionItem{
+	item := sessionItem{
 		PK: sessionPrefix + sess.ID, SK: itemSK,
 		GSI1PK: userKey(sess.UserID), GSI1SK: sessionPrefix + sess.ID,
 		Session: sess,
-	})
-	if err != nil {
-		return wrapf(err, "marshal session")
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.Table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if err != nil {
-		return wrapf(err, "create session for user %d", sess.UserID)
-	}
-	return nil
+	return putNew(ctx, s.DB, s.Table, item, fmt.Sprintf("session for user %d", sess.UserID))
 }
 
 // GetSession reads a session by id. Expired items that TTL has not removed yet are returned; the
