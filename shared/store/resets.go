@@ -71,38 +71,6 @@ func (s *Sessions) TakeReset(ctx context.Context, id string) (Reset, error) {
 
 // DeleteUserResets removes every pending reset of userID and returns how many it removed.
 func (s *Sessions) DeleteUserResets(ctx context.Context, userID int64) (int, error) {
-	removed := 0
-	var start map[string]types.AttributeValue
-	for {
-		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.Table),
-			IndexName:              aws.String(IndexGSI1),
-			KeyConditionExpression: aws.String("gsi1pk = :user"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":user": &types.AttributeValueMemberS{Value: resetUserKey(userID)},
-			},
-			ExclusiveStartKey: start,
-		})
-		if err != nil {
-			return removed, wrapf(err, "query resets of user %d", userID)
-		}
-		for _, it := range out.Items {
-			var item resetItem
-			if err := attributevalue.UnmarshalMap(it, &item); err != nil {
-				return removed, wrapf(err, "unmarshal reset")
-			}
-			_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(s.Table),
-				Key:       stringKey(item.PK, item.SK),
-			})
-			if err != nil {
-				return removed, wrapf(err, "delete reset of user %d", userID)
-			}
-			removed++
-		}
-		if out.LastEvaluatedKey == nil {
-			return removed, nil
-		}
-		start = out.LastEvaluatedKey
-	}
+	return s.deleteIndexed(ctx, resetUserKey(userID), "", "resets of user "+
+		strconv.FormatInt(userID, 10))
 }

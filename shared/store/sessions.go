@@ -128,36 +128,51 @@ func (s *Sessions) DeleteSession(ctx context.Context, id string) error {
 // DeleteUserSessions ends every session of a user except keep (which may be empty). It returns
 // how many it ended.
 func (s *Sessions) DeleteUserSessions(ctx context.Context, userID int64, keep string) (int, error) {
-	ended := 0
+	return s.deleteIndexed(ctx, userKey(userID), sessionPrefix+keep, "sessions of user "+
+		strconv.FormatInt(userID, 10))
+}
+
+// deleteIndexed deletes every item whose gsi1pk is key, except the one whose pk is keepPK, and
+// returns how many it deleted. what names the items in errors.
+func (s *Sessions) deleteIndexed(ctx context.Context, key, keepPK, what string) (int, error) {
+	deleted := 0
 	var start map[string]types.AttributeValue
 	for {
 		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
 			TableName:              aws.String(s.Table),
 			IndexName:              aws.String(IndexGSI1),
-			KeyConditionExpression: aws.String("gsi1pk = :user"),
+			KeyConditionExpression: aws.String("gsi1pk = :key"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":user": &types.AttributeValueMemberS{Value: userKey(userID)},
+				":key": &types.AttributeValueMemberS{Value: key},
 			},
-			ExclusiveStartKey: start,
+			ProjectionExpression: aws.String("pk, sk"),
+			ExclusiveStartKey:    start,
 		})
 		if err != nil {
-			return ended, wrapf(err, "query sessions of user %d", userID)
+			return deleted, wrapf(err, "query %s", what)
 		}
 		for _, it := range out.Items {
-			var item sessionItem
-			if err := attributevalue.UnmarshalMap(it, &item); err != nil {
-				return ended, wrapf(err, "unmarshal session")
+			var k struct {
+				PK string `dynamodbav:"pk"`
+				SK string `dynamodbav:"sk"`
 			}
-			if item.ID == keep {
+			if err := attributevalue.UnmarshalMap(it, &k); err != nil {
+				return deleted, wrapf(err, "unmarshal key of %s", what)
+			}
+			if k.PK == keepPK {
 				continue
 			}
-			if err := s.DeleteSession(ctx, item.ID); err != nil {
-				return ended, err
+			_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName: aws.String(s.Table),
+				Key:       stringKey(k.PK, k.SK),
+			})
+			if err != nil {
+				return deleted, wrapf(err, "delete one of %s", what)
 			}
-			ended++
+			deleted++
 		}
 		if out.LastEvaluatedKey == nil {
-			return ended, nil
+			return deleted, nil
 		}
 		start = out.LastEvaluatedKey
 	}
