@@ -85,7 +85,7 @@ func TestTOTPEnrollLoginReplayAndRecovery(t *testing.T) {
 	h.Expect(t, http.StatusConflict, Request{Method: "POST", Path: "/auth/totp/enroll",
 		Token: a.Token, Body: "{}"})
 
-	// Login now asks for TOTP and mails no code.
+	// Login now requests a TOTP code and mails none.
 	mailsBefore := countMail(h, t, a.Email)
 	startTOTPLogin(t, h, a)
 	if got := countMail(h, t, a.Email); got != mailsBefore {

@@ -67,7 +67,7 @@ func Newf(kind Kind, format string, args ...any) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
-// InvalidField reports a bad request field. The message should say what a valid value is.
+// InvalidField reports a bad request field. The message should state what a valid value is.
 func InvalidField(field, message string) *Error {
 	return &Error{Kind: Invalid, Field: field, Message: message}
 }

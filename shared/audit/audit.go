@@ -30,7 +30,7 @@ const (
 	AdminCreated  Action = "admin_created"
 )
 
-// Outcome is how an action ended.
+// Outcome is the result of an action.
 type Outcome string
 
 // Outcomes. Login uses the specific ones; most actions are Success, Denied or Failure.
@@ -77,7 +77,8 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
-// Origin is where a request came from, copied into every entry it causes.
+// Origin is the source of a request (address, user agent, request id), copied into every
+// entry the request causes.
 type Origin struct {
 	SourceIP  string
 	UserAgent string

@@ -102,7 +102,7 @@ type TableAdmin interface {
 	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 }
 
-// CreateTables creates every table that does not exist yet and turns on TTL where the spec asks.
+// CreateTables creates every table that does not exist yet and turns on TTL where the spec sets it.
 // Only the local runner and tests call it; in AWS the CDK app owns the tables.
 func CreateTables(ctx context.Context, db TableAdmin, t config.Tables) error {
 	for _, s := range Specs(t) {
